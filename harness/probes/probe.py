@@ -82,6 +82,26 @@ class Probe:
         self._endpoint_text = str(endpoint)
         self._deadline_s = settings.connect_timeout_s + settings.query_timeout_s
 
+    async def warm_up(self) -> None:
+        """Open the first pooled connection before the schedule starts, as a warm app pool.
+
+        Otherwise the first attempts would each pay for a TLS handshake and overlap. A
+        failure here is not recorded: the scheduled attempts will meet it and say so.
+        """
+        if self.spec.mode is not ProbeMode.POOLED or self._idle:
+            return
+        try:
+            conn = await open_connection(self.endpoint, self.settings)
+        except Exception:
+            return
+        try:
+            async with asyncio.timeout(self.settings.query_timeout_s):
+                conn.server, conn.read_only = await self.identity.ask(conn)
+        except Exception:
+            conn.abort()
+            return
+        self._idle.append(conn)
+
     async def run(self, t0_mono: int, stop: asyncio.Event) -> None:
         """Launch attempts on schedule until ``stop`` is set, then let in-flight ones finish."""
         interval = self.spec.interval_ns
@@ -135,8 +155,8 @@ class Probe:
                 conn = self._idle.pop()
                 op.new_conn = False
             else:
-                conn = await open_connection(self.endpoint, self.settings)
                 op.new_conn = True
+                conn = await open_connection(self.endpoint, self.settings)
             phase = "query"
             async with asyncio.timeout(self.settings.query_timeout_s):
                 await self._operate(conn, op)

@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from errno import EBADF
 from typing import Literal
 
 import pymysql
@@ -102,6 +103,10 @@ def _specific(exc: BaseException, phase: Phase) -> ErrorClass | None:
     if errno in _LOST_ERRNOS or isinstance(
         exc, ConnectionResetError | BrokenPipeError | asyncio.IncompleteReadError
     ):
+        return ErrorClass.CONNECTION_LOST
+    if isinstance(exc, OSError) and exc.errno == EBADF:
+        # aiomysql touches the socket (keep-alive, TLS upgrade) after asyncio has already
+        # closed it because the peer reset the connection mid-handshake.
         return ErrorClass.CONNECTION_LOST
     return None
 
