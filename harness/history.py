@@ -15,7 +15,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,10 +79,15 @@ class Op:
     value: str | None = None
 
     def to_json(self) -> str:
-        """One JSON line; null fields are left out to keep the journal small."""
-        return json.dumps(
-            {k: v for k, v in asdict(self).items() if v is not None}, separators=(",", ":")
-        )
+        """One JSON line; null fields are left out to keep the journal small.
+
+        On the probes' hot path: no ``dataclasses.asdict`` (it deep-copies every value).
+        """
+        return _dumps({k: v for k in _FIELD_NAMES if (v := getattr(self, k)) is not None})
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Op))
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 _INT_FIELDS = {
@@ -191,28 +196,22 @@ class HistoryWriter:
 
 def _read_jsonl_table(path: Path) -> pa.Table:
     """Parse a JSON Lines history, skipping a torn last line with a warning."""
-    data = path.read_bytes()
+    data = path.read_bytes().rstrip(b"\n")
+    cut = data.rfind(b"\n") + 1  # start of the last line
+    try:
+        json.loads(data[cut:] or b"{}")
+    except ValueError:
+        warnings.warn(
+            f"{path}: skipped a torn last line ({len(data) - cut} bytes); "
+            "the run was probably killed while writing",
+            stacklevel=3,
+        )
+        data = data[:cut]
     if not data.strip():
         return SCHEMA.empty_table()
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if lines:
-        try:
-            json.loads(lines[-1])
-        except ValueError:
-            warnings.warn(
-                f"{path}: skipped a torn last line ({len(lines[-1])} bytes); "
-                "the run was probably killed while writing",
-                stacklevel=3,
-            )
-            lines.pop()
-    if not lines:
-        return SCHEMA.empty_table()
-    body = b"\n".join(lines) + b"\n"
     try:
         return pa_json.read_json(
-            io.BytesIO(body),
+            io.BytesIO(data),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=SCHEMA, unexpected_field_behavior="ignore"
             ),
@@ -227,7 +226,9 @@ def convert_to_parquet(run_dir: Path) -> Path:
     table = _read_jsonl_table(run_dir / JSONL_NAME)
     table = table.replace_schema_metadata({"harness.history_format": str(HISTORY_FORMAT)})
     out = run_dir / PARQUET_NAME
-    pq.write_table(table, out, compression="zstd")
+    partial = out.with_suffix(".parquet.partial")
+    pq.write_table(table, partial, compression="zstd")
+    partial.replace(out)  # never a half-written file that readers would prefer
     return out
 
 
@@ -246,7 +247,10 @@ def load_history(run_dir: str | Path) -> pd.DataFrame:
     run = Path(run_dir)
     parquet, jsonl = run / PARQUET_NAME, run / JSONL_NAME
     if parquet.exists():
-        table = pq.read_table(parquet)
+        try:
+            table = pq.read_table(parquet)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise HistoryError(f"{parquet} is not a readable Parquet history ({exc})") from exc
         meta = table.schema.metadata or {}
         fmt = int(meta.get(b"harness.history_format", b"0"))
         if fmt > HISTORY_FORMAT:

@@ -96,7 +96,9 @@ class LiveStatus:
 
 
 def summary_table(summary: Summary) -> Table:
-    table = Table(title=f"run {summary.run_id} — resolution {summary.resolution_ms:g} ms")
+    resolution = summary.resolution_ms
+    detail = "no probe attempts" if resolution is None else f"resolution {resolution:g} ms"
+    table = Table(title=f"run {summary.run_id} — {detail}")
     for column in ("probe", "ops", "ok", "fail", "info", "outages", "downtime ms", "longest ms"):
         table.add_column(column, justify="left" if column == "probe" else "right")
     for name, probe in summary.probes.items():

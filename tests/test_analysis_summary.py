@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from harness.analysis import ProbeInfo, Summary, iso_ms, summarize
+from harness.analysis.summary import iso_ms_many
 from harness.history import HistoryWriter, Op, convert_to_parquet, load_history
 from harness.ranges import to_ranges
 
@@ -100,6 +101,12 @@ def test_iso_ms_truncates_to_the_millisecond() -> None:
     assert iso_ms(WALL + 345 * MS + 999_999) == "2026-12-03T13:02:12.345Z"
     assert iso_ms(WALL) == "2026-12-03T13:02:12.000Z"
     assert iso_ms(0) == "1970-01-01T00:00:00.000Z"
+
+
+def test_iso_ms_many_agrees_with_iso_ms() -> None:
+    values = [WALL, WALL + 1, WALL + 999_999, WALL + 123_456_789_012, 0, -1, 1]
+    assert iso_ms_many(values) == [iso_ms(v) for v in values]
+    assert iso_ms(-1) == "1969-12-31T23:59:59.999Z"
 
 
 def test_summary_json_has_the_documented_shape(run_dir: Path) -> None:

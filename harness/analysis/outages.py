@@ -98,7 +98,7 @@ def _fill(values: I64, fallback: I64) -> I64:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProbeArrays:
     """The probe attempts of a history as numpy arrays sorted by (process, intended, seq).
 

@@ -252,9 +252,10 @@ def _probe_summaries(
         outages = by_probe[name]
         interval = meta.interval_ms or _derived_interval_ms(arrays, arrays.segment(name))
         lat: ProbeLatency = latency[name]
-        down_at_end = bool(outages) and not outages[-1].recovered
-        if down_at_end:
-            last = outages[-1]
+        still_down = [o for o in outages if not o.recovered]  # at most one
+        down_at_end = bool(still_down)
+        if still_down:
+            last = still_down[-1]
             notes.append(
                 f"{name}: still down when the run ended (since {iso_ms(last.start_ns)}, "
                 f"at least {last.duration_ms:.0f} ms)"

@@ -103,22 +103,29 @@ class Probe:
         self._idle.append(conn)
 
     async def run(self, t0_mono: int, stop: asyncio.Event) -> None:
-        """Launch attempts on schedule until ``stop`` is set, then let in-flight ones finish."""
+        """Launch attempts on schedule until ``stop`` is set, then let in-flight ones finish.
+
+        Each launch is a timer on the event loop (whose clock is ``time.monotonic``): the
+        attempt starts one loop iteration after it is due, not two as with a sleeping
+        scheduler coroutine; on a busy loop that iteration is most of the schedule lag.
+        """
+        loop = asyncio.get_running_loop()
         interval = self.spec.interval_ns
-        seq = 0
+        timer: asyncio.TimerHandle | None = None
+
+        def launch(seq: int) -> None:
+            nonlocal timer
+            due = t0_mono + seq * interval
+            task = loop.create_task(self._attempt(seq, due))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            timer = loop.call_at((due + interval) / 1e9, launch, seq + 1)
+
+        timer = loop.call_at(t0_mono / 1e9, launch, 0)
         try:
-            while not stop.is_set():
-                due = t0_mono + seq * interval
-                delay = due - self.clock.mono_ns()
-                if delay > 0:
-                    await asyncio.sleep(delay / 1e9)
-                    if stop.is_set():
-                        break
-                task = asyncio.create_task(self._attempt(seq, due))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                seq += 1
+            await stop.wait()
         finally:
+            timer.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             for conn in self._idle:
@@ -132,9 +139,13 @@ class Probe:
             intended_mono_ns=due_mono, intended_ns=clock.wall(due_mono),
             endpoint=self._endpoint_text,
         )  # fmt: skip
+        slots = self._slots
         try:
-            async with asyncio.timeout(self._deadline_s):
-                await self._slots.acquire()
+            if slots.locked():  # only then pay for a deadline: the common case is a free slot
+                async with asyncio.timeout(self._deadline_s):
+                    await slots.acquire()
+            else:
+                await slots.acquire()
         except TimeoutError:
             busy = SlotTimeout(f"no free slot: {self.spec.max_in_flight} attempts in flight")
             self._finish(op, busy, "connect")
@@ -142,7 +153,7 @@ class Probe:
         try:
             await self._run_attempt(op)
         finally:
-            self._slots.release()
+            slots.release()
 
     async def _run_attempt(self, op: Op) -> None:
         clock = self.clock
