@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _support import start_probe, wait_for_lines
 
 from harness.history import load_history
 from harness.targets.local.sandbox import Sandbox, start_sandbox
+
+from _support import start_probe, wait_for_lines
 
 TICK = os.sysconf("SC_CLK_TCK")
 HERE = Path(__file__).parent
