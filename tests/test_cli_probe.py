@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.history import load_history
 
-from support import Database, ServerLauncher
+from support import Database, PkiFiles, ServerLauncher
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -102,3 +102,46 @@ def test_ctrl_c_ends_cleanly_and_writes_everything(mariadb: Database, tmp_path: 
     assert summary["probes"]["write"]["ok"] >= 50
     assert summary["audit"]["status"] == "pass"
     assert len(load_history(out)) == summary["probes"]["write"]["ops"] + 1  # + final read
+
+
+def test_wrong_password_is_bad_input_not_an_outage(mariadb: Database, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    env = dict(os.environ, HARNESS_DB_PASSWORD="wrong-password")
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "harness.cli", "probe", "--endpoint",
+            f"{mariadb.host}:{mariadb.port}", "--user", mariadb.user,
+            "--ca-bundle", str(mariadb.ca_bundle), "--out", str(out), "--duration", "1",
+        ],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "login refused" in proc.stderr
+    assert not out.exists()
+
+
+def test_password_file_and_stale_bundle_are_measured(
+    mariadb: Database, pki: PkiFiles, tmp_path: Path
+) -> None:
+    """A CA bundle that does not verify the server is what a stale client sees: recorded."""
+    secret = tmp_path / "password"
+    secret.write_text(mariadb.password + "\n")
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "HARNESS_DB_PASSWORD"}
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "harness.cli", "probe", "--endpoint",
+            f"{mariadb.host}:{mariadb.port}", "--user", mariadb.user,
+            "--password-file", str(secret), "--ca-bundle", str(pki.untrusted_bundle),
+            "--out", str(out), "--duration", "0.5", "--probes", "write,connect",
+        ],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "tls_verify_failed at start" in proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    for name in ("write", "connect"):
+        assert set(summary["probes"][name]["errors"]) == {"tls_verify_failed"}
+        assert summary["probes"][name]["ok"] == 0
+    # nothing acknowledged and no final read possible: the audit could not check
+    assert summary["audit"]["status"] == "unknown"
+    assert proc.returncode == 1
