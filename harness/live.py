@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.live import Live
@@ -16,6 +17,9 @@ from rich.table import Table
 
 from harness.analysis import Summary
 from harness.probes.session import ProbeSession
+
+if TYPE_CHECKING:
+    from harness.scenario.runner import ScenarioOutcome
 
 PLAIN_EVERY_S = 5.0
 
@@ -119,3 +123,19 @@ def print_summary(summary: Summary, run_dir: object, console: Console | None = N
         highlight=False,
     )
     out.print(f"written to {run_dir}", highlight=False)
+
+
+def print_run_outcome(outcome: ScenarioOutcome, console: Console | None = None) -> None:
+    """The end of ``harness run``: the table, the thresholds, the audit, where it all is."""
+    out = console or Console(file=sys.stdout)
+    summary = outcome.summary
+    out.print(summary_table(summary))
+    for result in summary.thresholds:
+        value = "n/a" if result.value is None else f"{result.value:g}"
+        mark = "[green]pass[/]" if result.verdict == "pass" else f"[red]{result.verdict}[/]"
+        out.print(f"threshold {result.condition}: measured {value} → {mark}")
+    audit = summary.audit
+    out.print(f"audit: {audit.status} — {audit.reason}", highlight=False)
+    if outcome.failure:
+        out.print(f"[red]the change failed[/]: {outcome.failure} (rolled back)")
+    out.print(f"written to {outcome.run_dir} (report.md, report.html)", highlight=False)

@@ -175,4 +175,15 @@ async def observe(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     summary = finish_run(options.out, options.run_id, probe_info(config))
+    _write_report(options.out, config.warnings)
     return Outcome(options.out, summary, interrupted, config.warnings)
+
+
+def _write_report(run_dir: Path, warnings: list[str]) -> None:
+    """The report is a convenience: a failure to draw it must not lose the measurement."""
+    from harness.report import write_report
+
+    try:
+        write_report(run_dir)
+    except Exception as exc:
+        warnings.append(f"report not written ({exc}); try `harness report {run_dir}`")

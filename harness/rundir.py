@@ -30,6 +30,18 @@ class RunInfo(BaseModel):
     started: str
     tool_version: str
     target: str | None = None
+    #: What was run and against what; None for fields a command does not know (``harness
+    #: probe`` runs no scenario). Reports print them and say "not recorded" otherwise.
+    scenario: str | None = None
+    #: Local target: the timing profile (``instant``, ``aurora``); None on AWS.
+    emulation: str | None = None
+    cluster: str | None = None
+    #: The CA in force before the change and the one the scenario rotates to.
+    ca_from: str | None = None
+    ca_to: str | None = None
+    #: ``harness run``: the scenario file and its parameters after ``--set`` (no secrets).
+    scenario_file: str | None = None
+    parameters: dict[str, str | int | float | bool | None] = {}
     writer_endpoint: str | None = None
     reader_endpoint: str | None = None
     user: str | None = None
@@ -89,5 +101,11 @@ def finish_run(
     """Convert the journal to Parquet, analyse it and write ``summary.json``."""
     convert_to_parquet(run_dir)
     summary = summarize(load_history(run_dir), run_id=run_id, probe_info=probe_info, target=target)
-    (run_dir / SUMMARY_NAME).write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    write_summary(run_dir, summary)
     return summary
+
+
+def write_summary(run_dir: Path, summary: Summary) -> Path:
+    path = run_dir / SUMMARY_NAME
+    path.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return path

@@ -15,6 +15,7 @@ from harness.analysis.summary import (
     ProbeInfo,
     ProbeSummary,
     Summary,
+    ThresholdResult,
     iso_ms,
     summarize,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ProbeLatency",
     "ProbeSummary",
     "Summary",
+    "ThresholdResult",
     "audit_writes",
     "find_outages",
     "iso_ms",

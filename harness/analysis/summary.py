@@ -153,6 +153,18 @@ class ProbeSummary(BaseModel):
     schedule_lag_ms: Percentiles
 
 
+class ThresholdResult(BaseModel):
+    """One scenario threshold checked against this summary (k6 style)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: str  # a dotted path into summary.json, e.g. probes.write.downtime_ms
+    condition: str  # e.g. "probes.write.downtime_ms ≤ 20000"
+    value: float | None
+    verdict: Literal["pass", "fail", "unknown"]
+    description: str | None = None
+
+
 class Summary(BaseModel):
     """The analysis of one run; ``model_dump_json(indent=2)`` is ``summary.json``."""
 
@@ -173,6 +185,15 @@ class Summary(BaseModel):
     audit: AuditResult
     #: Things a reader must know to trust the numbers (open outages, audit anomalies...).
     notes: list[str] = []
+    #: The scenario that was run (None for ``harness probe``) and its thresholds' verdicts.
+    scenario: str | None = None
+    thresholds: list[ThresholdResult] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def thresholds_passed(self) -> bool:
+        """Every threshold passed (an ``unknown`` value fails) and the audit passed."""
+        return self.audit.passed and all(t.verdict == "pass" for t in self.thresholds)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

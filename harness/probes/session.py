@@ -55,6 +55,12 @@ class SessionConfig:
     run_id: str
     #: Things preflight noticed that do not stop the run (e.g. a CA that does not verify).
     warnings: list[str] = field(default_factory=list)
+    #: Probes that trust another CA bundle than ``settings`` (a stale client next to an
+    #: updated one), by probe name.
+    settings_by_probe: dict[str, ConnectionSettings] = field(default_factory=dict)
+
+    def settings_for(self, probe: str) -> ConnectionSettings:
+        return self.settings_by_probe.get(probe, self.settings)
 
 
 class ProbeSession:
@@ -66,7 +72,7 @@ class ProbeSession:
         self.clock = clock
         self.probes = [
             Probe(
-                spec, config.endpoints.for_role(spec.role), config.settings,
+                spec, config.endpoints.for_role(spec.role), config.settings_for(spec.name),
                 history, clock, config.run_id,
             )
             for spec in config.specs

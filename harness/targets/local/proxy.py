@@ -6,6 +6,11 @@ failover shows: connections reset, a host that stops answering, a slow path. Bui
 protocols and transports, not tasks per connection, so a forwarded chunk costs one
 callback; asyncio sets TCP_NODELAY on both sides. All methods must be called from the
 event loop that ran :meth:`FaultProxy.start`.
+
+The upstream is either fixed (``set_upstream``) or chosen per new connection by a
+callable (``set_chooser``): the reader endpoint spreads connections over readers that
+way, and a chooser that has nothing to offer raises :class:`NoUpstream`, which the
+client sees as a dead backend (a reset).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import socket
 import struct
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +29,14 @@ _LINGER_RESET = struct.pack("ii", 1, 0)  # close() then sends RST, not FIN
 _CONNECT_TIMEOUT_S = 5.0
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _EOF = None  # queued like data: the FIN must follow what was sent before it
+
+Address = tuple[str, int]
+#: Picks the upstream of each new connection; raises :class:`NoUpstream` if there is none.
+UpstreamChooser = Callable[[], Address]
+
+
+class NoUpstream(LookupError):
+    """Raised by a chooser with no backend to offer; the client's connection is reset."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +49,7 @@ class FaultWindow:
     latency_ms: float | None = None
 
 
-def _local(address: tuple[str, int]) -> tuple[str, int]:
+def _local(address: Address) -> Address:
     """The local target never sends traffic off this machine, even by mistake."""
     if address[0] not in _LOCAL_HOSTS:
         raise ValueError(f"upstream {address[0]!r} is not a loopback address")
@@ -139,6 +153,8 @@ class _Link:
         self.upstream: _Side | None = None
         self.blackholed = proxy.fault == "blackhole"
         self.connecting: asyncio.Task[None] | None = None
+        #: Where this connection was sent (None until chosen).
+        self.target: Address | None = None
 
     def opened(self) -> None:
         """The client is accepted: reset it, let it hang (blackhole) or connect upstream."""
@@ -150,7 +166,14 @@ class _Link:
     async def _connect(self) -> None:
         assert self.client.transport is not None
         self.client.transport.pause_reading()
-        host, port = self.proxy.upstream
+        try:
+            host, port = self.target = self.proxy.choose_upstream()
+        except NoUpstream:
+            self.reset()  # nothing to connect to: as a dead backend
+            return
+        except Exception:
+            self.reset()  # a chooser bug: do not leave the client hanging, but say so
+            raise
         upstream = _Side(self)
         try:
             async with asyncio.timeout(_CONNECT_TIMEOUT_S):
@@ -191,8 +214,13 @@ class _Link:
 class FaultProxy:
     """Forwards 127.0.0.1:``port`` to ``upstream``; one fault at a time, all recorded."""
 
-    def __init__(self, upstream: tuple[str, int], listen_port: int = 0) -> None:
-        self.upstream = _local(upstream)
+    def __init__(self, upstream: Address | UpstreamChooser, listen_port: int = 0) -> None:
+        self.upstream: Address | None = None
+        self._chooser: UpstreamChooser | None = None
+        if callable(upstream):
+            self._chooser = upstream
+        else:
+            self.upstream = _local(upstream)
         self.listen_port = listen_port
         self.links: set[_Link] = set()
         self.fault: FaultKind | None = None
@@ -223,6 +251,26 @@ class FaultProxy:
     def set_upstream(self, host: str, port: int) -> None:
         """New connections go to ``host:port``; open ones stay where they are."""
         self.upstream = _local((host, port))
+        self._chooser = None
+
+    def set_chooser(self, chooser: UpstreamChooser) -> None:
+        """Each new connection goes where ``chooser()`` says; open ones stay where they are."""
+        self._chooser = chooser
+
+    def choose_upstream(self) -> Address:
+        """The upstream for the next new connection (checked to be a loopback address)."""
+        if self._chooser is not None:
+            return _local(self._chooser())
+        if self.upstream is None:
+            raise NoUpstream("the proxy has no upstream")
+        return self.upstream
+
+    def reset_connections_to(self, host: str, port: int) -> int:
+        """Reset every connection forwarded to ``host:port`` (a backend leaving the pool)."""
+        doomed = [link for link in self.links if link.target == (host, port)]
+        for link in doomed:
+            link.reset()
+        return len(doomed)
 
     def start_fault(self, kind: FaultKind, latency_ms: float | None = None) -> int:
         """Begin ``kind`` now; returns the wall-clock instant (ns) it took effect."""

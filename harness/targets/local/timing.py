@@ -20,22 +20,22 @@ class Timing(BaseModel):
     name: str
     description: str
     #: From an accepted modify/reboot request to the instance shutting down.
-    apply_delay_s: float = Field(0.0, ge=0)
+    apply_delay_s: float = Field(default=0.0, ge=0)
     #: An instance restart (CA change, reboot) stays down this long on top of the real
     #: stop + start of the server process.
-    restart_down_s: float = Field(0.0, ge=0)
+    restart_down_s: float = Field(default=0.0, ge=0)
     #: Failover: from "Started ... failover" until the target is promoted. The old writer
     #: is shut down at the start (as Aurora reboots it), so writes fail from then on.
-    failover_promote_s: float = Field(0.0, ge=0)
+    failover_promote_s: float = Field(default=0.0, ge=0)
     #: Failover: the old writer comes back as a (read-only) reader after this long.
-    old_writer_down_s: float = Field(0.0, ge=0)
+    old_writer_down_s: float = Field(default=0.0, ge=0)
     #: Failover: the writer endpoint follows the promotion this much later (DNS TTL and
     #: client caches), so new connections still reach the demoted writer meanwhile.
-    endpoint_move_delay_s: float = Field(0.0, ge=0)
+    endpoint_move_delay_s: float = Field(default=0.0, ge=0)
     #: Creating a reader takes at least this long (Aurora: minutes; shortened here).
-    create_instance_s: float = Field(0.0, ge=0)
+    create_instance_s: float = Field(default=0.0, ge=0)
     #: Deleting an instance takes at least this long.
-    delete_instance_s: float = Field(0.0, ge=0)
+    delete_instance_s: float = Field(default=0.0, ge=0)
 
 
 INSTANT = Timing(
@@ -64,6 +64,4 @@ def timing_named(name: str) -> Timing:
     try:
         return TIMINGS[name]
     except KeyError:
-        raise UsageError(
-            f"unknown timing {name!r}; choose one of: {', '.join(TIMINGS)}"
-        ) from None
+        raise UsageError(f"unknown timing {name!r}; choose one of: {', '.join(TIMINGS)}") from None
