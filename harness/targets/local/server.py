@@ -80,6 +80,10 @@ def initialize_datadir(datadir: Path, binary: Path | None = None) -> Path:
     """
     binary = binary or find_server_binary()
     datadir.mkdir(parents=True, exist_ok=True)
+    # A private tmpdir: with /tmp shared, concurrent bootstraps (parallel tests, other
+    # tools cleaning /tmp) have been seen to lose the bootstrap's temporary tables.
+    tmpdir = datadir.parent / f"{datadir.name}.tmp"
+    tmpdir.mkdir(exist_ok=True)
     if server_flavor(binary) == "mariadb":
         install = _which("mariadb-install-db") or _which("mysql_install_db")
         if install is None:
@@ -91,12 +95,14 @@ def initialize_datadir(datadir: Path, binary: Path | None = None) -> Path:
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
             "--innodb-log-file-size=16M",
+            f"--tmpdir={tmpdir}",
             *_user_args(),
         ]
     else:
         cmd = [str(binary), "--no-defaults", "--initialize-insecure", f"--datadir={datadir}"]
         cmd += _user_args()
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    shutil.rmtree(tmpdir, ignore_errors=True)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
         raise ServerError(f"initializing {datadir} failed ({done.returncode}):\n{tail}")
@@ -175,6 +181,13 @@ class DatabaseServer:
     # -- files -------------------------------------------------------------------------
 
     @property
+    def tmp_dir(self) -> Path:
+        """The server's own tmpdir (temporary tables, filesort), never the shared /tmp."""
+        path = self.base_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
     def ca_path(self) -> Path:
         return self.tls_dir / "ca.pem"
 
@@ -238,6 +251,7 @@ class DatabaseServer:
             f"--socket={self.socket_path}",
             f"--pid-file={self.pid_file}",
             f"--log-error={self.log_file}",
+            f"--tmpdir={self.tmp_dir}",
             "--skip-name-resolve",
             "--max-connections=1000",
             "--innodb-log-file-size=16M",
@@ -347,10 +361,14 @@ class DatabaseServer:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            # Polled, not Popen.wait(timeout): that sleeps up to 50 ms between checks, and
+            # every restart's measured downtime would include the oversleep.
+            deadline = began + timeout_s
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    self.kill()
+                    break
+                time.sleep(_POLL_S)
         self._reap()
         return time.monotonic() - began
 
