@@ -16,7 +16,7 @@ import aiomysql
 import pymysql
 import pytest
 
-from harness.targets.local.proxy import FaultProxy
+from harness.targets.local.proxy import FaultProxy, NoUpstream
 
 from support import Database, server_port, start_echo_server
 
@@ -202,6 +202,41 @@ def test_set_upstream_moves_new_connections_only() -> None:
             assert await echo(old, b"?3") == b"A3"
             old[1].close()
             new[1].close()
+        first.close()
+        second.close()
+
+    run(scenario)
+
+
+def test_chooser_picks_each_new_connection_and_can_refuse() -> None:
+    """The reader endpoint's mechanism: a callable picks every new connection's upstream."""
+
+    async def scenario() -> None:
+        first, second = await start_echo_server(), await start_echo_server()
+        ports = [server_port(first), server_port(second)]
+        picks: list[int] = []
+        offer: list[int] = list(ports)
+
+        def choose() -> tuple[str, int]:
+            if not offer:
+                raise NoUpstream("nothing to offer")
+            port = offer[len(picks) % len(offer)]
+            picks.append(port)
+            return (LOOPBACK, port)
+
+        async with FaultProxy(choose) as proxy:
+            streams = [await connect(proxy) for _ in range(4)]
+            for stream in streams:
+                assert await echo(stream, b"x") == b"x"
+            assert picks == [ports[0], ports[1], ports[0], ports[1]]
+            # leaving the pool: only the connections forwarded to that upstream are reset
+            assert proxy.reset_connections_to(LOOPBACK, ports[0]) == 2
+            await expect_reset(streams[0])
+            assert await echo(streams[1], b"still") == b"still"
+            offer.clear()
+            await expect_reset(await connect(proxy))  # nothing to offer: as a dead backend
+            for stream in streams[1:]:
+                stream[1].close()
         first.close()
         second.close()
 

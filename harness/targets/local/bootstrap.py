@@ -75,6 +75,7 @@ async def _start(
         if isinstance(result, BaseException):
             raise ServerError(f"DB instance {member.name} did not start: {result}") from result
         member.up = True
+    core.save()  # the pids, for whoever must clean up if this process dies now
     writer = members[0]
     core.engine_version = await core.call(
         _prepare_writer, writer.server, core.account, probe_password

@@ -46,6 +46,9 @@ OLD_CA = "rds-ca-2019"
 DEFAULT_CA = "rds-ca-rsa2048-g1"
 #: How long a replica may take to catch up before an operation gives up.
 CATCH_UP_TIMEOUT_S = 60.0
+#: InnoDB writes its temporary tablespace in full at every start (12 MB by default); a
+#: small one keeps that write out of every restart the probes measure.
+SERVER_ARGS = ("--innodb-temp-data-file-path=ibtmp1:1M:autoextend",)
 
 
 class ClusterCore:
@@ -180,7 +183,8 @@ class ClusterCore:
         def build() -> DatabaseServer:
             server = DatabaseServer(
                 self.state_dir / "instances" / name, tls=tls, require_secure_transport=True,
-                server_id=server_id, read_only=role == "reader", binary=self.binary,
+                server_id=server_id, read_only=role == "reader", extra_args=SERVER_ARGS,
+                binary=self.binary,
             )  # fmt: skip
             server.init(template=self.template)
             return server

@@ -265,7 +265,11 @@ class LocalClusterEngine:
         inst = self._instance(instance)
         self._check_free(inst)
         inst.up = False
-        await self.core.call(inst.server.kill)
+        inst.operation = "crash"  # claimed while the kill runs on its thread
+        try:
+            await self.core.call(inst.server.kill)
+        finally:
+            inst.operation = None
         self.core.emit(inst, ev.SHUTDOWN, ev.AVAILABILITY)
         if not restart:
             self.core.set_status(inst, "failed")  # until rebooted

@@ -44,8 +44,11 @@ CONFIGURATION: Final = ("configuration change",)
 
 def now_ms() -> datetime:
     """Now, UTC, truncated to the millisecond (the resolution events promise)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+    return _truncate_ms(datetime.now(UTC))
+
+
+def _truncate_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
 
 
 class EventLog:
@@ -69,9 +72,14 @@ class EventLog:
         return event
 
     def since(self, since: datetime) -> list[ClusterEvent]:
-        """Events dated at or after ``since`` (RDS's StartTime); a naive time means UTC."""
+        """Events dated at or after ``since`` (RDS's StartTime); a naive time means UTC.
+
+        Compared at the events' millisecond resolution, so that an event emitted in the
+        same millisecond as ``since`` (its date truncated below it) is not missed.
+        """
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+        since = _truncate_ms(since)
         return [event for event in self._events if event.date >= since]
 
     def __len__(self) -> int:
