@@ -135,7 +135,9 @@ def test_direct_ca_change_with_overrides() -> None:
     assert isinstance(step, ModifyCa)
     assert (step.instance, step.ca) == ("db-2", "rds-ca-rsa4096-g1")
     assert changed.preflight.bundle_must_trust == "rds-ca-rsa4096-g1"
-    assert changed.parameters == {"ca": "rds-ca-rsa4096-g1", "instance": "db-2"}
+    assert changed.parameters == {
+        "ca": "rds-ca-rsa4096-g1", "instance": "db-2", "baseline_s": 5, "cooldown_s": 5,
+    }  # fmt: skip
     assert changed.impact("db-1").restarts == ("db-2",)
 
 

@@ -9,6 +9,8 @@ effect is observed in ``describe()``, never when the API call returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,23 @@ class StepContext:
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
+async def _request(call: Awaitable[None]) -> None:
+    """Send one mutating request and wait for its reply, even through a Ctrl-C.
+
+    Abandoning the reply does not abandon the request: the service (RDS, or the local
+    cluster's daemon) carries it out anyway, and a reader created after the rollback
+    looked would be left behind. So on cancellation the request is let finish, then the
+    cancellation goes on, and the rollback sees what the request did.
+    """
+    sent = asyncio.ensure_future(call)
+    try:
+        await asyncio.shield(sent)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await sent
+        raise
+
+
 def _params(step: StepBase) -> dict[str, Any]:
     data = step.model_dump(mode="json", exclude={"when", "unless", "name", "action"})
     data["label"] = step.label
@@ -52,6 +71,18 @@ def _params(step: StepBase) -> dict[str, Any]:
 
 def _has(view: ClusterView, instance: str) -> bool:
     return any(i.identifier == instance for i in view.instances)
+
+
+def _failed_over(view: ClusterView, target: str, demoted: str | None) -> bool:
+    """``target`` is the writer, the cluster ``available``, and the demoted writer back.
+
+    The old writer restarts as a reader after the promotion; until it is ``available``
+    again the next step could not touch it (a CA change or a deletion is refused while
+    it reboots), so the failover is not over for the scenario before that.
+    """
+    if view.writer is None or view.writer.identifier != target or view.status != "available":
+        return False
+    return demoted is None or not _has(view, demoted) or _available_on(view, demoted, None)
 
 
 def _available_on(view: ClusterView, instance: str, ca: str | None) -> bool:
@@ -82,9 +113,11 @@ async def _dispatch(step: StepBase, ctx: StepContext, *, rollback: bool) -> str 
     cluster, watcher = ctx.target.cluster, ctx.watcher
     match step:
         case ModifyCa():
-            await cluster.modify_ca(
-                step.instance, step.ca, apply_immediately=step.apply_immediately,
-                rotation_restart=step.rotation_restart,
+            await _request(
+                cluster.modify_ca(
+                    step.instance, step.ca, apply_immediately=step.apply_immediately,
+                    rotation_restart=step.rotation_restart,
+                )
             )  # fmt: skip
             if step.wait:
                 await wait_until(
@@ -92,13 +125,16 @@ async def _dispatch(step: StepBase, ctx: StepContext, *, rollback: bool) -> str 
                     f"{step.instance} available on {step.ca}", step.timeout_s,
                 )  # fmt: skip
         case Reboot():
-            await cluster.reboot(step.instance, force_failover=step.force_failover)
+            await _request(cluster.reboot(step.instance, force_failover=step.force_failover))
             if step.wait:
                 await _through_transition(ctx, step.instance, step.timeout_s)
         case CreateReader():
+            if _has(await watcher.observe_once(), step.instance):
+                # Not ours: the rollback must not delete it.
+                raise InvalidState(f"DB instance {step.instance} already exists")
             ctx.created.append(step.instance)
-            await cluster.create_reader(
-                step.instance, ca=step.ca, promotion_tier=step.promotion_tier
+            await _request(
+                cluster.create_reader(step.instance, ca=step.ca, promotion_tier=step.promotion_tier)
             )
             if step.wait:
                 await wait_until(
@@ -106,18 +142,20 @@ async def _dispatch(step: StepBase, ctx: StepContext, *, rollback: bool) -> str 
                     f"{step.instance} created and available", step.timeout_s,
                 )  # fmt: skip
         case Failover():
+            before = await watcher.observe_once()
+            demoted = before.writer.identifier if before.writer is not None else None
             if ctx.target.name == "local":
-                await cluster.failover(  # type: ignore[call-arg]
-                    step.target, fenced=step.fenced, split_brain_s=step.split_brain_s
+                await _request(
+                    cluster.failover(  # type: ignore[call-arg]
+                        step.target, fenced=step.fenced, split_brain_s=step.split_brain_s
+                    )
                 )
             else:
-                await cluster.failover(step.target)
+                await _request(cluster.failover(step.target))
             if step.wait:
                 await wait_until(
-                    watcher,
-                    lambda v: v.writer is not None and v.writer.identifier == step.target
-                    and v.status == "available",
-                    f"writer is now {step.target}", step.timeout_s,
+                    watcher, lambda v: _failed_over(v, step.target, demoted),
+                    f"writer is now {step.target}, {demoted} back as a reader", step.timeout_s,
                 )  # fmt: skip
         case DeleteInstance():
             return await _delete(step, ctx, rollback=rollback)
@@ -128,12 +166,14 @@ async def _dispatch(step: StepBase, ctx: StepContext, *, rollback: bool) -> str 
                 watcher, lambda v: _wait_for_holds(step, v), step.label, step.timeout_s
             )
         case KillInstance():
-            await cluster.kill_instance(step.instance, restart=step.restart)  # type: ignore[attr-defined]
+            await _request(cluster.kill_instance(step.instance, restart=step.restart))  # type: ignore[attr-defined]
             if step.wait and step.restart:
                 await _through_transition(ctx, step.instance, step.timeout_s)
         case InjectFault():
-            await cluster.inject_fault(  # type: ignore[attr-defined]
-                step.endpoint, step.kind, step.duration_s, step.latency_ms
+            await _request(
+                cluster.inject_fault(  # type: ignore[attr-defined]
+                    step.endpoint, step.kind, step.duration_s, step.latency_ms
+                )
             )
             if step.wait:
                 await asyncio.sleep(step.duration_s)
@@ -153,7 +193,7 @@ async def _delete(step: DeleteInstance, ctx: StepContext, *, rollback: bool) -> 
         if rollback:
             return f"{step.instance} is the writer now: kept (a rollback never deletes it)"
         raise InvalidState(f"refusing to delete {step.instance}: it is the writer")
-    await ctx.target.cluster.delete_instance(step.instance)
+    await _request(ctx.target.cluster.delete_instance(step.instance))
     if step.wait:
         await wait_until(
             ctx.watcher, lambda v: not _has(v, step.instance), f"{step.instance} deleted",

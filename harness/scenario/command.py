@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.rundir import check_run_dir, default_run_dir, new_run_id
-from harness.scenario.loader import load_scenario, parse_overrides
+from harness.scenario.loader import load_scenario, parse_overrides, resolve_builtins
 from harness.scenario.model import Scenario
+from harness.scenario.preflight import check_target
 from harness.scenario.runner import EXIT_OK, ScenarioOutcome, ScenarioRun
 from harness.scenario.steps import (
     CreateReader,
@@ -32,6 +34,9 @@ from harness.scenario.steps import (
     WaitFor,
 )
 from harness.scenario.target import ProbeCredentials, TargetHandle, open_aws, open_local
+
+if TYPE_CHECKING:
+    from harness.targets.aws_base import CallLog
 
 Say = Callable[[str], None]
 
@@ -59,6 +64,10 @@ class RunOptions:
     database: str = "harness"
     ca_bundle: Path | None = None
     stale_ca_bundle: Path | None = None
+    #: AWS target: every API call the run makes is appended here, as
+    #: ``(OperationName, params)`` (tests prove with it that bad input or ``--dry-run``
+    #: made no call in :data:`~harness.targets.aws.MUTATING_OPERATIONS`).
+    call_log: CallLog | None = None
 
 
 def _aws_credentials(options: RunOptions) -> ProbeCredentials:
@@ -66,6 +75,11 @@ def _aws_credentials(options: RunOptions) -> ProbeCredentials:
 
     if options.ca_bundle is None:
         raise UsageError("--target aws needs --ca-bundle (the CA bundle your clients trust)")
+    if options.dry_run:  # no probe connects: the password is not needed
+        return ProbeCredentials(
+            user=options.user, password="", database=options.database,
+            updated_bundle=options.ca_bundle, stale_bundle=options.stale_ca_bundle,
+        )  # fmt: skip
     password = read_password(
         ProbeOptions(
             endpoint="", user=options.user, database=options.database,
@@ -185,20 +199,23 @@ def run_command(options: RunOptions, say: Say) -> tuple[int, list[ScenarioOutcom
         target = _open_target(options, run_ids[0], say, bring_up=False, quiet_missing=True)
         writer = None
         if target is not None:
-            view = asyncio.run(target.cluster.describe())
-            writer = view.writer.identifier if view.writer else None
+            scenario, writer = asyncio.run(_dry_preflight(scenario, target, run_ids[0], say))
         for line in plan_lines(scenario, target, writer):
             say(line)
         say("dry run: no change was made")
         return EXIT_OK, []
     outcomes: list[ScenarioOutcome] = []
+    shape: tuple[int, str] | None = None  # local --repeat: the first run's cluster
     for number, (out, run_id) in enumerate(zip(outs, run_ids, strict=True), start=1):
         if options.repeat > 1:
             say(f"— run {number} of {options.repeat} → {out}")
-            if number > 1 and options.target == "local":
-                _fresh_local(options, say)
+            if number > 1 and shape is not None:
+                options = _fresh_local(options, say, shape)
         target = _open_target(options, run_id, say, bring_up=True, quiet_missing=False)
         assert target is not None
+        if number == 1 and options.repeat > 1 and target.name == "local":
+            start = asyncio.run(target.cluster.describe())
+            shape = (len(start.instances), start.emulation or options.timing)
         confirm = None
         if target.name == "aws" and not options.yes:
             confirm = _confirm_interactively(target.cluster_id)
@@ -211,13 +228,35 @@ def run_command(options: RunOptions, say: Say) -> tuple[int, list[ScenarioOutcom
     return max(o.exit_code for o in outcomes), outcomes
 
 
+async def _dry_preflight(
+    scenario: Scenario, target: TargetHandle, run_id: str, say: Say
+) -> tuple[Scenario, str | None]:
+    """What a dry run can check without changing anything or connecting a probe: the
+    built-ins (so the plan names real instances) and the target's preflight."""
+    view = await target.cluster.describe()
+    if view.writer is None:
+        return scenario, None
+    writer = view.writer.identifier
+    resolved = resolve_builtins(
+        scenario, writer=writer, reader=view.readers[0].identifier if view.readers else None,
+        run_id=run_id.lower(), writer_ca=view.writer.ca_identifier,
+    )  # fmt: skip
+    resolved.require_target(target.name)
+    report = await check_target(resolved, target, view)
+    report.raise_for_problems()
+    for warning in report.warnings:
+        say(f"preflight: {warning}")
+    return resolved, writer
+
+
 def _open_target(
     options: RunOptions, run_id: str, say: Say, *, bring_up: bool, quiet_missing: bool
 ) -> TargetHandle | None:
     if options.target == "aws":
+        credentials = _aws_credentials(options)
         return open_aws(
             options.cluster, region=options.region, profile=options.profile, run_id=run_id,
-            credentials=_aws_credentials(options),
+            credentials=credentials, call_log=options.call_log,
         )  # fmt: skip
     try:
         return open_local(
@@ -230,12 +269,17 @@ def _open_target(
         raise
 
 
-def _fresh_local(options: RunOptions, say: Say) -> None:
-    """Between repetitions: a new cluster, so every run starts from the same state."""
+def _fresh_local(options: RunOptions, say: Say, shape: tuple[int, str]) -> RunOptions:
+    """Between repetitions: a new cluster, so every run starts from the same state.
+
+    ``shape`` is the instance count and timing of the cluster the first run started on
+    (it may have been brought up by hand with other settings than this run's options):
+    the new cluster gets the same."""
     from harness.targets.local import lifecycle
 
     say("restoring the starting state: a fresh local cluster …")
     lifecycle.down(options.state_dir)
+    return replace(options, instances=shape[0], timing=shape[1])
 
 
 def _report(outcome: ScenarioOutcome, say: Say) -> None:

@@ -8,10 +8,21 @@ is changed (exit 2); warnings are said in plain language (which instances will r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from harness.scenario.model import Scenario
-from harness.scenario.steps import ModifyCa
+from harness.scenario.steps import (
+    CreateReader,
+    DeleteInstance,
+    Failover,
+    KillInstance,
+    ModifyCa,
+    Reboot,
+    StepBase,
+    WaitFor,
+)
 from harness.scenario.target import TargetHandle
-from harness.targets.base import ClusterView
+from harness.targets.base import CertificateView, ClusterView
 from harness.targets.preflight import InstanceCheck, PreflightReport, bundle_contains_ca
 
 
@@ -22,6 +33,7 @@ async def check_target(
     ca = checks.ca_must_exist or checks.bundle_must_trust
     impact = scenario.impact(view.writer.identifier if view.writer else None)
     restarting = list(impact.restarts)
+    members = {i.identifier.lower() for i in view.instances}
     bundles = [target.credentials.updated_bundle] if checks.bundle_must_trust else []
     rotation_restart = all(
         step.rotation_restart for _, step in scenario.enabled_steps("method")
@@ -29,11 +41,16 @@ async def check_target(
     )  # fmt: skip
     aws_preflight = getattr(target.cluster, "preflight", None)
     if aws_preflight is not None and ca is not None:
+        # Only instances that exist now: the ones the method creates are checked below.
+        existing = [name for name in restarting if name.lower() in members]
         report: PreflightReport = await aws_preflight(
-            ca, restarting, rotation_restart=rotation_restart, bundle_paths=bundles
+            ca, existing, rotation_restart=rotation_restart, bundle_paths=bundles
         )
     else:
         report = await _generic(scenario, target, view, ca, bundles)
+    references = reference_problems(scenario, view, await target.cluster.certificates())
+    if references:
+        report = report.model_copy(update={"problems": (*references, *report.problems)})
     warnings = list(report.warnings)
     if restarting:
         warnings.append(
@@ -93,3 +110,61 @@ async def _generic(
         ),
         problems=tuple(problems),
     )  # fmt: skip
+
+
+def _instances_named(step: StepBase) -> list[str]:
+    match step:
+        case ModifyCa() | Reboot() | DeleteInstance() | KillInstance():
+            return [step.instance]
+        case Failover():
+            return [step.target]
+        case WaitFor():
+            return [name for name in (step.instance, step.writer) if name is not None]
+    return []
+
+
+def _cas_named(step: StepBase) -> list[str]:
+    if isinstance(step, ModifyCa | CreateReader | WaitFor) and step.ca is not None:
+        return [step.ca]
+    return []
+
+
+def reference_problems(
+    scenario: Scenario, view: ClusterView, certificates: Sequence[CertificateView]
+) -> list[str]:
+    """Instances and CAs the enabled steps name that the cluster does not have.
+
+    An instance must exist when the run starts or be created by an earlier step; a
+    reader to create must not exist yet (the rollback would delete someone's instance).
+    Found before anything changes, so a typo (``--set instance=nope``) is bad input
+    (exit 2) rather than a method that fails half-way (exit 3). A rollback deletion with
+    ``if_exists`` may name an instance that is not there.
+    """
+    members = {i.identifier.lower(): i.identifier for i in view.instances}
+    valid_cas = [c.identifier for c in certificates]
+    created: set[str] = set()
+    problems: list[str] = []
+    for phase in ("method", "rollback"):
+        for index, step in scenario.enabled_steps(phase):
+            where = scenario.where(phase, index)
+            if isinstance(step, CreateReader):
+                if step.instance.lower() in members or step.instance.lower() in created:
+                    problems.append(
+                        f"{where}: DB instance {step.instance!r} already exists; "
+                        "create_reader needs a new name"
+                    )
+                created.add(step.instance.lower())
+            skip = isinstance(step, DeleteInstance) and step.if_exists
+            for name in [] if skip else _instances_named(step):
+                if name.lower() not in members and name.lower() not in created:
+                    valid = ", ".join(members.values()) or "none"
+                    problems.append(
+                        f"{where}: no DB instance {name!r} in cluster {view.identifier}; "
+                        f"valid: {valid}"
+                    )
+            problems.extend(
+                f"{where}: unknown CA {ca!r}; valid: {', '.join(valid_cas)}"
+                for ca in _cas_named(step)
+                if ca not in valid_cas
+            )
+    return problems

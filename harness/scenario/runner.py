@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from harness import __version__
 from harness.analysis import ProbeInfo, Summary
@@ -34,7 +35,8 @@ from harness.scenario.model import TRUST_STALE, TRUST_UPDATED, Scenario
 from harness.scenario.preflight import check_target
 from harness.scenario.target import TargetHandle
 from harness.scenario.thresholds import lookup_metric
-from harness.scenario.watch import Recorder, Watcher
+from harness.scenario.watch import Recorder, WaitTimeout, Watcher, wait_until
+from harness.targets.base import ClusterView
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_CHANGE_FAILED = 0, 1, 2, 3
 CONNECT_TIMEOUT_S = QUERY_TIMEOUT_S = 1.0
@@ -118,20 +120,22 @@ class ScenarioRun:
             scenario, self.target, view.writer_endpoint, view.reader_endpoint, self.run_id
         )
         report = await check_target(scenario, self.target, view)
+        report.raise_for_problems()  # before the warnings: bad input is one line
         for warning in report.warnings:
             self.say(f"preflight: {warning}")
-        report.raise_for_problems()
         await preflight(config)
         if self.confirm is not None:
             self.confirm(scenario, list(scenario.impact(writer.identifier).lines()))
         info = self._run_info(scenario, view.emulation, writer.ca_identifier, config)
         journal = create_run_dir(self.out, info)
-        with HistoryWriter(journal) as history:
-            clock = Clock()
-            outcome = await self._phases(scenario, config, history, clock)
-        summary = finish_run(self.out, self.run_id, info.probes, target=self._target_label())
-        summary = _with_thresholds(summary, scenario)
-        write_summary(self.out, summary)
+        interrupts = _Interrupts(self.say)
+        # Ctrl-C is ours until the summary is written: the measurement is never lost.
+        with _signals_call(interrupts):
+            with HistoryWriter(journal) as history:
+                outcome = await self._phases(scenario, config, history, Clock(), interrupts)
+            summary = finish_run(self.out, self.run_id, info.probes, self._target_label())
+            summary = _with_thresholds(summary, scenario)
+            write_summary(self.out, summary)
         outcome.summary = summary
         if outcome.exit_code == EXIT_OK and not summary.thresholds_passed:
             outcome.exit_code = EXIT_THRESHOLD
@@ -170,8 +174,9 @@ class ScenarioRun:
         )  # fmt: skip
 
     async def _phases(
-        self, scenario: Scenario, config: SessionConfig, history: HistoryWriter, clock: Clock
-    ) -> ScenarioOutcome:
+        self, scenario: Scenario, config: SessionConfig, history: HistoryWriter, clock: Clock,
+        interrupts: _Interrupts,
+    ) -> ScenarioOutcome:  # fmt: skip
         recorder = Recorder(history, clock)
         watcher = Watcher(
             self.target.cluster, recorder, self.target.name, self.target.poll_s,
@@ -181,36 +186,35 @@ class ScenarioRun:
         session = ProbeSession(config, history, clock)
         stop = asyncio.Event()
         probing = asyncio.create_task(session.run(stop))
-        await watcher.observe_once()
-        watching = asyncio.create_task(watcher.run())
+        watching = asyncio.create_task(watcher.run())  # observes at once, then every poll_s
         outcome = ScenarioOutcome(self.out, Summary.model_construct(), EXIT_OK)
-        method = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-
-        def interrupt() -> None:
-            outcome.interrupted = True
-            self.say("interrupted: stopping the method, then the rollback …")
-            if method is not None:
-                method.cancel()
-
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-        loop.add_signal_handler(signal.SIGTERM, interrupt)
-        try:
+        try:  # from the first await on: Ctrl-C lands in here and the rollback runs
             await self._baseline(scenario, session, recorder)
             await self._method(scenario, ctx)
             self.say(f"cooldown {scenario.cooldown.duration_s:g} s …")
             recorder.milestone("cooldown")
             await asyncio.sleep(scenario.cooldown.duration_s)
         except asyncio.CancelledError:
-            outcome.exit_code = EXIT_CHANGE_FAILED
-            outcome.failure = "interrupted"
+            if not interrupts.handled():
+                raise  # cancelled by someone else: still roll back (below), then go
+            outcome.interrupted = True
+            outcome.exit_code, outcome.failure = EXIT_CHANGE_FAILED, "interrupted"
         except ChangeFailed as exc:
             outcome.exit_code, outcome.failure = EXIT_CHANGE_FAILED, str(exc)
             self.say(f"the change failed: {exc}")
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
-            outcome.leftovers = await self._rollback(scenario, ctx, outcome)
+            interrupts.phase = "rollback"
+            try:
+                outcome.leftovers = await self._rollback(scenario, ctx, outcome)
+            except asyncio.CancelledError:
+                if not interrupts.handled():
+                    raise
+                outcome.leftovers = [] if scenario.keep_created else list(ctx.created)
+                outcome.interrupted = True
+                outcome.exit_code = EXIT_CHANGE_FAILED
+                outcome.failure = f"{outcome.failure or 'interrupted'}; rollback abandoned"
+                self.say("rollback abandoned")
+            interrupts.phase = "done"
             stop.set()
             with contextlib.suppress(Exception):
                 await probing
@@ -255,6 +259,8 @@ class ScenarioRun:
         ctx.recorder.milestone("rollback")
         for task in ctx.background:
             task.cancel()
+        if ctx.created or any(True for _ in scenario.enabled_steps("rollback")):
+            await self._settle(ctx)
         for _, step in scenario.enabled_steps("rollback"):
             self.say(f"rollback: {step.label} …")
             try:
@@ -265,7 +271,12 @@ class ScenarioRun:
             return []
         leftovers: list[str] = []
         for name in ctx.created:
-            view = await ctx.watcher.observe_once()
+            try:
+                view = await ctx.watcher.observe_once()
+            except Exception as exc:
+                leftovers.append(name)
+                self.say(f"could not see whether {name} is still there: {exc}")
+                continue
             if not any(i.identifier == name for i in view.instances):
                 continue
             if view.writer is not None and view.writer.identifier == name:
@@ -279,10 +290,101 @@ class ScenarioRun:
                 self.say(f"could not delete {name}: {exc}")
         return leftovers
 
+    async def _settle(self, ctx: StepContext) -> None:
+        """Before the rollback: let changes under way finish (a reader still ``creating``
+        or ``modifying`` cannot be deleted, and a failover in flight decides which
+        instance will be the writer). Past the deadline the rollback goes on anyway."""
+        try:
+            await wait_until(ctx.watcher, _settled, "no change under way", SETTLE_TIMEOUT_S)
+        except WaitTimeout as exc:
+            self.say(f"rollback: {exc}; going on anyway")
+
+
+#: How long the rollback waits for changes under way to finish (an Aurora reader takes
+#: minutes to create) before it tries anyway.
+SETTLE_TIMEOUT_S = 3600.0
+#: Statuses of a change under way: the rollback waits for them to end.
+TRANSITIONAL = frozenset(
+    {
+        "creating", "modifying", "rebooting", "deleting", "failing-over", "backing-up",
+        "configuring-enhanced-monitoring", "upgrading", "renaming", "starting", "stopping",
+    }
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Interrupts:
+    """What Ctrl-C (SIGINT) and SIGTERM do while a scenario runs.
+
+    During the method (baseline and cooldown included): stop it, then roll back. During
+    the rollback: the first says why it should be let finish, the second abandons it.
+    After it (the final read, the summary): nothing but a note, so the measurement is
+    written. The task that runs the scenario is the one cancelled.
+    """
+
+    say: Say
+    phase: Literal["method", "rollback", "done"] = "method"
+    task: asyncio.Task[object] | None = None
+    counts: dict[str, int] = field(default_factory=lambda: {"method": 0, "rollback": 0})
+    cancelled: int = 0  # cancellations this object asked for and nobody has handled yet
+
+    def __call__(self) -> None:
+        if self.phase == "done":
+            self.say("finishing: the final read and the summary are being written")
+            return
+        self.counts[self.phase] += 1
+        count = self.counts[self.phase]
+        if self.phase == "method" and count == 1:
+            self.say("interrupted: stopping the method, then the rollback …")
+            self._cancel()
+        elif self.phase == "rollback" and count == 1:
+            self.say("the rollback is running: it removes what this run created; "
+                     "interrupt again to abandon it and leave that behind")  # fmt: skip
+        elif self.phase == "rollback" and count == 2:
+            self._cancel()
+
+    def _cancel(self) -> None:
+        if self.task is not None:
+            self.cancelled += 1
+            self.task.cancel()
+
+    def handled(self) -> bool:
+        """Whether the CancelledError being handled came from here (then it is taken
+        back, so that timeouts in the rollback still work)."""
+        if not self.cancelled or self.task is None:
+            return False
+        self.cancelled -= 1
+        self.task.uncancel()
+        return True
+
+
+@contextlib.contextmanager
+def _signals_call(interrupts: _Interrupts) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``interrupts`` on the running loop (which cancels the
+    current task when it must); the handlers in place before (pytest's, asyncio.run's,
+    an application's) are put back afterwards."""
+    loop = asyncio.get_running_loop()
+    interrupts.task = asyncio.current_task()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    for sig in signals:
+        loop.add_signal_handler(sig, interrupts)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+            if previous[sig] is not None:
+                signal.signal(sig, previous[sig])
+
+
+def _settled(view: ClusterView) -> bool:
+    return view.status not in TRANSITIONAL and all(
+        i.status not in TRANSITIONAL for i in view.instances
+    )
+
 
 async def _wait_gone(ctx: StepContext, name: str, timeout_s: float = 1800.0) -> None:
-    from harness.scenario.watch import wait_until
-
     await wait_until(
         ctx.watcher, lambda v: not any(i.identifier == name for i in v.instances),
         f"{name} deleted", timeout_s,

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harness.errors import UsageError
 from harness.targets.base import Cluster
+
+if TYPE_CHECKING:
+    from harness.targets.aws_base import CallLog
 
 TargetName = Literal["local", "aws"]
 
@@ -87,12 +90,16 @@ def open_aws(
     profile: str | None,
     run_id: str,
     credentials: ProbeCredentials,
+    call_log: CallLog | None = None,
 ) -> TargetHandle:
+    """The AWS cluster ``cluster_id``; ``call_log`` receives every API call it makes."""
     if not cluster_id:
         raise UsageError("--target aws needs --cluster ID (the DB cluster identifier)")
     from harness.targets.aws import AwsCluster
 
-    cluster = AwsCluster(cluster_id, region=region, profile=profile, run_id=run_id)
+    cluster = AwsCluster(
+        cluster_id, region=region, profile=profile, run_id=run_id, call_log=call_log
+    )
     return TargetHandle(
         name="aws", cluster=cluster, cluster_id=cluster_id, credentials=credentials,
         poll_s=5.0, region=cluster.region,

@@ -136,15 +136,19 @@ class Watcher:
     latest: ClusterView | None = None
     _seen_events: set[tuple[str, str, str]] = field(default_factory=set)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: One observation at a time: two overlapping describes could land out of order and
+    #: record a change backwards ("available" then "modifying" again).
+    _observing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def observe_once(self) -> ClusterView:
-        view = await self.cluster.describe()
-        for text in describe_changes(self.latest, view):
-            self.recorder.milestone(text)
-        self.latest = view
-        await self._pull_events()
-        self._changed.set()
-        return view
+        async with self._observing:
+            view = await self.cluster.describe()
+            for text in describe_changes(self.latest, view):
+                self.recorder.milestone(text)
+            self.latest = view
+            await self._pull_events()
+            self._changed.set()
+            return view
 
     async def _pull_events(self) -> None:
         for event in await self.cluster.events(self.since):
@@ -179,10 +183,20 @@ async def wait_until(
     what: str,
     timeout_s: float,
 ) -> ClusterView:
-    """Wait until ``condition`` holds for an observed view; records the milestone."""
+    """Wait until ``condition`` holds for a view observed *after* this call began;
+    records the milestone.
+
+    The first view is a fresh observation, never the watcher's latest one: that may
+    predate the request the caller just made (a CA change to the CA already in force
+    would otherwise count as done before the instance had even started modifying).
+    """
     try:
         async with asyncio.timeout(timeout_s):
-            view = watcher.latest or await watcher.observe_once()
+            try:
+                view = await watcher.observe_once()
+            except Exception as exc:  # briefly unreachable: the watcher's loop retries
+                watcher.recorder.milestone(f"observation failed: {exc}"[:300])
+                view = await watcher.next_view()
             while not condition(view):
                 view = await watcher.next_view()
     except TimeoutError:
