@@ -427,7 +427,10 @@ def run(
     from rich.console import Console
 
     console = Console(stderr=True)
-    code, outcomes = run_command(options, lambda line: console.print(line, highlight=False))
+    # soft_wrap: one line stays one line in a log or a pipe (no wrapping at 80 columns)
+    code, outcomes = run_command(
+        options, lambda line: console.print(line, highlight=False, soft_wrap=True)
+    )
     from harness.live import print_run_outcome
 
     for outcome in outcomes:
@@ -447,6 +450,45 @@ def report(run_dir: Path) -> None:
     from harness.report import write_report
 
     files = write_report(run_dir)
+    for warning in files.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for path in files.all():
+        print(path)
+
+
+@cli.command(
+    "compare",
+    context_settings=_CONTEXT,
+    epilog=(
+        "\b\nExamples:\n"
+        "  harness compare results/*-direct-ca-change results/*-failover-method\n"
+        "  harness compare results/20261203T130212Z-failover-method   # a --repeat N parent\n"
+        "\b\nExit code:\n"
+        "  0  the comparison was written\n"
+        "  2  bad input: a directory without a history, a run from a newer harness, a\n"
+        "     non-empty --out (nothing was written)"
+    ),
+)
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Directory to create (default: results/<UTC time>-comparison).",
+)
+def compare(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """Compare runs: downtime per probe across repetitions, per scenario (method).
+
+    Each RUN_DIR is a run directory or a parent of run-NN directories (harness run
+    --repeat N). Runs are grouped by scenario (harness probe runs as observe-only); per
+    group and probe: downtime median, p95 and max, the number of runs, the extra instance
+    time the method needed, lost writes and the thresholds' pass rate. Writes
+    comparison.md, comparison.html and the chart (PNG, SVG) into DIR. Runs measured on
+    different targets or timings are compared with a warning in the output.
+    """
+    from harness.report.compare import write_comparison
+
+    files = write_comparison(list(run_dirs), out)
     for warning in files.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for path in files.all():

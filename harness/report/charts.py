@@ -73,7 +73,7 @@ MARKER_STYLE: Final[dict[MarkerKind, dict[str, Any]]] = {
 
 MARKER_NAMES: Final[dict[MarkerKind, str]] = {
     "invoke": "action invoked (▶)",
-    "done": "action done ✓ / failed ✗ / unknown ?",
+    "done": "action done ✓ / failed ✗ / unknown ?; ◆ observed",
     "aws": "AWS event",
 }
 
@@ -189,29 +189,36 @@ def time_frame(data: ChartData) -> _Frame:
 
 
 def _layout_rows(
-    frame: _Frame, items: Sequence[tuple[float, str]], max_rows: int, pad_in: float = 0.08
-) -> list[tuple[int, bool]]:
-    """Greedy rows for labels anchored at x: (row, flipped-to-the-left) per item.
+    frame: _Frame,
+    items: Sequence[tuple[float, str]],
+    max_rows: int,
+    pad_in: float = 0.08,
+    priorities: Sequence[int] | None = None,
+) -> list[tuple[int, bool] | None]:
+    """Rows for labels anchored at x: (row, flipped-to-the-left) per item, None if left out.
 
-    Items are taken in x order; each goes into the first row where it does not overlap
-    the label before it. A label that would run off the right edge hangs to the left of
-    its anchor instead. When every row is taken the least crowded row is reused, so the
-    worst case is a slight overlap in a run with dozens of simultaneous actions.
+    Items are placed by priority (lowest first), then in x order; each goes into the first
+    row where it overlaps no label already there. A label that would run off the right
+    edge hangs to the left of its anchor instead. A label that fits in no row is left out
+    rather than drawn over another: its line is still drawn, and the report's table lists
+    every action and event. A scenario run records dozens of observations around a
+    failover; the actions keep their labels, the observations give way.
     """
-    order = sorted(range(len(items)), key=lambda i: items[i][0])
-    ends = [-math.inf] * max_rows
-    out: list[tuple[int, bool]] = [(0, False)] * len(items)
+    ranks = priorities if priorities is not None else [0] * len(items)
+    order = sorted(range(len(items)), key=lambda i: (ranks[i], items[i][0]))
+    taken: list[list[tuple[float, float]]] = [[] for _ in range(max_rows)]
+    out: list[tuple[int, bool] | None] = [None] * len(items)
     for i in order:
         x, text = items[i]
         anchor, width = frame.x_in(x), text_width_in(text) + 0.06
         flipped = anchor + width > frame.axes_in + RIGHT_IN * 0.8
         left = anchor - width if flipped else anchor
         right = anchor if flipped else anchor + width
-        row = next((r for r in range(max_rows) if ends[r] + pad_in <= left), None)
-        if row is None:
-            row = int(np.argmin(ends))
-        ends[row] = max(ends[row], right)
-        out[i] = (row, flipped)
+        for row, spans in enumerate(taken):
+            if all(right + pad_in <= a or left >= b + pad_in for a, b in spans):
+                spans.append((left, right))
+                out[i] = (row, flipped)
+                break
     return out
 
 
@@ -288,8 +295,11 @@ def timeline_figure(data: ChartData, title: str) -> Figure:
     lanes = data.lanes or []
     n = max(1, len(lanes))
     labelled = [(m.x, m.label) for m in data.markers]
-    rows = _layout_rows(frame, labelled, MAX_MARKER_ROWS) if labelled else []
-    n_rows = (max(r for r, _ in rows) + 1) if rows else 0
+    priorities = [m.priority for m in data.markers]
+    rows = _layout_rows(frame, labelled, MAX_MARKER_ROWS, priorities=priorities)
+    placed = [r for r in rows if r is not None]
+    n_rows = (max(r for r, _ in placed) + 1) if placed else 0
+    left_out = len(rows) - len(placed)
     classes = error_order({c for lane in lanes for c in lane.failed_x})
     kinds = [k for k in MARKER_STYLE if any(m.kind == k for m in data.markers)]
     handles: list[Any] = [
@@ -315,9 +325,12 @@ def timeline_figure(data: ChartData, title: str) -> Figure:
     fig.text(
         LEGEND_X, 1 - 0.27 / height, title, fontsize=TITLE_SIZE, fontweight="bold", va="center"
     )
-    fig.text(
-        LEGEND_X, 1 - 0.52 / height, data.reduction, fontsize=SMALL, color="#555555", va="center"
-    )
+    subtitle = data.reduction
+    if left_out:
+        subtitle += (
+            f"; {left_out} overlapping label{'s' if left_out != 1 else ''} hidden (see the table)"
+        )
+    fig.text(LEGEND_X, 1 - 0.52 / height, subtitle, fontsize=SMALL, color="#555555", va="center")
 
     ax.set_xlim(*data.window)
     ax.set_ylim(n - 0.5, -0.5)
@@ -358,7 +371,10 @@ def timeline_figure(data: ChartData, title: str) -> Figure:
         )
         top.set_ylim(0, n_rows + 0.1)
         top.axis("off")
-        for marker, (row, flipped) in zip(data.markers, rows, strict=True):
+        for marker, place in zip(data.markers, rows, strict=True):
+            if place is None:
+                continue
+            row, flipped = place
             style = MARKER_STYLE[marker.kind]
             top.vlines(marker.x, 0, row + 0.5, color=style["color"], linewidth=0.7, zorder=1)
             top.text(

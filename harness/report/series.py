@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from harness.analysis import ProbeSummary
 from harness.analysis.outages import MISSING, UNCLASSIFIED, ProbeArrays
-from harness.report.timeline import Event, Origin
+from harness.report.timeline import MILESTONE, Event, Origin
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -101,6 +101,9 @@ class Marker:
     x: float
     label: str
     kind: MarkerKind
+    #: Whose label gives way when labels would overlap: 0 actions invoked, 1 actions
+    #: completed, 2 the target's events, 3 what the runner observed (milestones).
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,14 @@ def _marker_kind(event: Event) -> MarkerKind:
     return "invoke" if event.type == "invoke" else "done"
 
 
+def _marker_priority(event: Event) -> int:
+    if event.f == MILESTONE:
+        return 3
+    if event.is_aws:
+        return 2
+    return 0 if event.type == "invoke" else 1
+
+
 def chart_data(
     arrays: ProbeArrays,
     probes: dict[str, ProbeSummary],
@@ -200,7 +211,12 @@ def chart_data(
     xs = np.full(len(attempt_ns), np.nan)
     xs[timed] = _seconds(attempt_ns[timed], o)
     marker_list = [
-        Marker(x=float((e.wall_ns - o) / 1e9), label=e.label, kind=_marker_kind(e))
+        Marker(
+            x=float((e.wall_ns - o) / 1e9),
+            label=e.label,
+            kind=_marker_kind(e),
+            priority=_marker_priority(e),
+        )
         for e in events
         if e.wall_ns is not None
     ]

@@ -30,6 +30,8 @@ from harness.analysis.outages import MISSING, UNCLASSIFIED, ProbeArrays
 SCENARIO_PROCESS: Final = "scenario"
 #: The process of AWS (or emulated) cluster events copied into the history.
 AWS_PROCESS: Final = "aws"
+#: ``f`` of what the scenario runner observed (phases, status changes), see watch.py.
+MILESTONE: Final = "milestone"
 #: ``f`` of a target's event op (process ``aws`` or ``local``), see harness.scenario.watch.
 TARGET_EVENT: Final = "event"
 
@@ -37,7 +39,7 @@ TARGET_EVENT: Final = "event"
 #: turn a one-page report into a thousand-page one.
 MAX_EVENTS: Final = 500
 
-_LABEL_CHARS: Final = 34
+_LABEL_CHARS: Final = 46
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,10 @@ def _event_label(process: str, f: str, type_: str, decoded: object, message: str
     if process == AWS_PROCESS or f == TARGET_EVENT:
         said = decoded.get("message") if isinstance(decoded, dict) else None
         return _shorten(str(said or message or f))
+    if f == MILESTONE and message:
+        # What the runner observed ("baseline", "<instance> status rebooting"): the word
+        # "milestone" alone would tell the reader nothing.
+        return _shorten(f"◆ {message}")
     mark = _TYPE_MARK.get(type_, type_)
     return _shorten(f"{mark} {f}" if process == SCENARIO_PROCESS else f"{mark} {process}:{f}")
 
