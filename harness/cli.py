@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +24,30 @@ from harness.targets.local.timing import TIMINGS
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _login_options(scope: str = "") -> Callable[[F], F]:
+    """The probe user's login flags, shared by ``probe`` and ``run`` (``scope`` prefixes help)."""
+    options = [
+        click.option("--user", default="harness_probe", show_default=True,
+                     help=f"{scope}Probe user, least privilege: CREATE, INSERT, SELECT on "
+                     "--database."),
+        click.option("--password-env", default="HARNESS_DB_PASSWORD", show_default=True,
+                     metavar="NAME", help=f"{scope}Environment variable holding the password."),
+        click.option("--password-file", type=click.Path(path_type=Path), metavar="FILE",
+                     help=f"{scope}File holding the password, instead of the variable."),
+        click.option("--database", default="harness", show_default=True,
+                     help=f"{scope}Database of the write probe's table (harness_probe_writes)."),
+    ]  # fmt: skip
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
 
 
 @click.group(context_settings=_CONTEXT)
@@ -60,31 +86,7 @@ def cli() -> None:
     metavar="HOST:PORT",
     help="Reader endpoint; read probes go there when given.",
 )
-@click.option(
-    "--user",
-    default="harness_probe",
-    show_default=True,
-    help="Probe user, least privilege: CREATE, INSERT, SELECT on --database.",
-)
-@click.option(
-    "--password-env",
-    default="HARNESS_DB_PASSWORD",
-    show_default=True,
-    metavar="NAME",
-    help="Environment variable holding the password.",
-)
-@click.option(
-    "--password-file",
-    type=click.Path(path_type=Path),
-    metavar="FILE",
-    help="File holding the password, instead of the variable.",
-)
-@click.option(
-    "--database",
-    default="harness",
-    show_default=True,
-    help="Database of the write probe's table (harness_probe_writes).",
-)
+@_login_options()
 @click.option("--probes", default="write,read,connect", show_default=True, help=PROBES_HELP)
 @click.option(
     "--interval-ms",
@@ -363,31 +365,7 @@ def local_down(state_dir: Path) -> None:
     show_default=True,
     help="Local target: instances of a cluster this run brings up.",
 )
-@click.option(
-    "--user",
-    default="harness_probe",
-    show_default=True,
-    help="AWS target: the probe user (least privilege).",
-)
-@click.option(
-    "--password-env",
-    default="HARNESS_DB_PASSWORD",
-    show_default=True,
-    metavar="NAME",
-    help="AWS target: variable holding the probe user's password.",
-)
-@click.option(
-    "--password-file",
-    type=click.Path(path_type=Path),
-    metavar="FILE",
-    help="AWS target: file holding the password instead.",
-)
-@click.option(
-    "--database",
-    default="harness",
-    show_default=True,
-    help="AWS target: database of the write probe's table.",
-)
+@_login_options("AWS target: ")
 @click.option(
     "--ca-bundle",
     type=click.Path(path_type=Path),
