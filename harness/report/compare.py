@@ -34,7 +34,7 @@ from harness.report.compare_stats import (
     comparison_warnings,
     group_runs,
 )
-from harness.report.render import _environment, _write
+from harness.report.render import template_environment, write_output
 from harness.report.view import audit_line
 from harness.rundir import default_run_dir
 
@@ -391,18 +391,20 @@ def write_comparison(
     view.files = [(name, FILE_DESCRIPTIONS[name]) for name in written]
     documents: dict[str, bytes] = {}
     if "md" in chosen:
-        text = _environment(markdown=True).get_template("comparison.md.j2").render(v=view)
+        text = template_environment(markdown=True).get_template("comparison.md.j2").render(v=view)
         documents[MARKDOWN_NAME] = re.sub(r"\n{3,}", "\n\n", text).encode("utf-8")
     if "html" in chosen:
         uri = "data:image/png;base64," + base64.b64encode(chart["png"]).decode("ascii")
-        page = _environment(markdown=False).get_template("comparison.html.j2")
+        page = template_environment(markdown=False).get_template("comparison.html.j2")
         documents[HTML_NAME] = page.render(v=view, image=uri).encode("utf-8")
 
     target.mkdir(parents=True, exist_ok=True)
     charts: dict[str, Path] = {
-        f: _write(target / f"{CHART_STEM}.{f}", chart[f]) for f in ("png", "svg") if f in chosen
+        f: write_output(target / f"{CHART_STEM}.{f}", chart[f])
+        for f in ("png", "svg")
+        if f in chosen
     }
-    paths_written = {name: _write(target / name, data) for name, data in documents.items()}
+    paths_written = {name: write_output(target / name, data) for name, data in documents.items()}
     grouping = []
     if len(groups) > 1:
         counts = ", ".join(f"{g.name}: {_plural(len(g.runs), 'run')}" for g in groups)

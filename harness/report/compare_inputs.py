@@ -34,7 +34,7 @@ from harness.report.compare_stats import (
     RunRecord,
     extra_instances,
 )
-from harness.report.inputs import _history_file, _read_info, _saved_summary, one_line
+from harness.report.inputs import history_file, one_line, read_info, saved_summary
 from harness.rundir import SUMMARY_NAME, RunInfo
 
 #: Subdirectories ``harness run --repeat N`` writes.
@@ -56,7 +56,7 @@ def expand_run_dirs(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
             raise UsageError(f"{path} does not exist: pass run directories (results/<stamp>-...)")
         if not path.is_dir():
             raise UsageError(f"{path} is not a directory: pass run directories")
-        if _history_file(path) is not None:
+        if history_file(path) is not None:
             runs = [path]
         else:
             runs = sorted(
@@ -89,7 +89,7 @@ def _check_summary_format(run_dir: Path) -> None:
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
-        return  # unreadable: _saved_summary says so and the history is re-analysed
+        return  # unreadable: saved_summary says so and the history is re-analysed
     fmt = data.get("format") if isinstance(data, dict) else None
     if isinstance(fmt, int) and fmt > SUMMARY_FORMAT:
         raise UsageError(
@@ -179,14 +179,14 @@ def _parameters(info: RunInfo | None) -> dict[str, str]:
 
 def load_compared_run(run_dir: Path) -> RunRecord:
     """One run, checked and reduced to what the comparison needs; see the module docstring."""
-    source = _history_file(run_dir)
+    source = history_file(run_dir)
     if source is None:
         raise UsageError(f"{run_dir} has no {JSONL_NAME} or {PARQUET_NAME}: not a run directory")
-    info = _read_info(run_dir)
+    info = read_info(run_dir)
     _check_summary_format(run_dir)
     notes: list[str] = []
     run_id = info.run_id if info is not None else None
-    summary: Summary | None = _saved_summary(run_dir, source, run_id, notes)
+    summary: Summary | None = saved_summary(run_dir, source, run_id, notes)
     thresholds_known = summary is not None or not (info is not None and info.scenario)
     if summary is not None and source.name == PARQUET_NAME:
         ops = _instance_ops(run_dir)

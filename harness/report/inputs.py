@@ -48,7 +48,7 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _history_file(run_dir: Path) -> Path | None:
+def history_file(run_dir: Path) -> Path | None:
     """The file :func:`load_history` reads (it prefers Parquet)."""
     for name in (PARQUET_NAME, JSONL_NAME):
         if (run_dir / name).exists():
@@ -56,7 +56,7 @@ def _history_file(run_dir: Path) -> Path | None:
     return None
 
 
-def _read_info(run_dir: Path) -> RunInfo | None:
+def read_info(run_dir: Path) -> RunInfo | None:
     try:
         info = read_run_info(run_dir)
     except ValidationError as exc:
@@ -97,7 +97,7 @@ def _load(run_dir: Path, notes: list[str]) -> pd.DataFrame:
     return history
 
 
-def _saved_summary(
+def saved_summary(
     run_dir: Path, source: Path, run_id: str | None, notes: list[str]
 ) -> Summary | None:
     """``summary.json`` if it is the analysis of the current history, else None (+ a note)."""
@@ -133,15 +133,15 @@ def load_run(run_dir: Path) -> RunInputs:
         raise UsageError(f"{run_dir} does not exist: pass a run directory (results/<stamp>-...)")
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir} is not a directory: pass a run directory")
-    source = _history_file(run_dir)
+    source = history_file(run_dir)
     if source is None:
         raise UsageError(f"{run_dir} has no {JSONL_NAME} or {PARQUET_NAME}: not a run directory")
-    info = _read_info(run_dir)
+    info = read_info(run_dir)
     notes: list[str] = []
     history = _load(run_dir, notes)
     # Without run.json the run id is unknown: the directory's name stands in for it.
     run_id = info.run_id if info is not None else None
-    summary = _saved_summary(run_dir, source, run_id, notes)
+    summary = saved_summary(run_dir, source, run_id, notes)
     from_file = summary is not None
     if summary is None:
         summary = summarize(

@@ -89,7 +89,7 @@ def md_code(value: object) -> Md:
     return Md(f"{fence}{pad}{text}{pad}{fence}")
 
 
-def _environment(markdown: bool) -> jinja2.Environment:
+def template_environment(markdown: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
         autoescape=not markdown,
@@ -104,16 +104,20 @@ def _environment(markdown: bool) -> jinja2.Environment:
 
 
 def render_markdown(view: ReportView) -> str:
-    text = _environment(markdown=True).get_template("report.md.j2").render(v=view)
+    text = template_environment(markdown=True).get_template("report.md.j2").render(v=view)
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
 def render_html(view: ReportView, images: dict[str, str]) -> str:
     """``images``: chart name → ``data:`` URI (the page must stand alone)."""
-    return _environment(markdown=False).get_template("report.html.j2").render(v=view, images=images)
+    return (
+        template_environment(markdown=False)
+        .get_template("report.html.j2")
+        .render(v=view, images=images)
+    )
 
 
-def _write(path: Path, data: bytes) -> Path:
+def write_output(path: Path, data: bytes) -> Path:
     partial = path.with_name(path.name + ".partial")
     try:
         partial.write_bytes(data)
@@ -212,14 +216,16 @@ def write_report(run_dir: Path, *, formats: Iterable[str] = FORMATS) -> ReportFi
 
     out_charts: dict[str, dict[str, Path]] = {}
     for name, by_fmt in chart_files.items():
-        out_charts[name] = {fmt: _write(path, images[name][fmt]) for fmt, path in by_fmt.items()}
+        out_charts[name] = {
+            fmt: write_output(path, images[name][fmt]) for fmt, path in by_fmt.items()
+        }
     markdown = html = None
     if "md" in chosen:
-        markdown = _write(run / MARKDOWN_NAME, render_markdown(view).encode("utf-8"))
+        markdown = write_output(run / MARKDOWN_NAME, render_markdown(view).encode("utf-8"))
     if "html" in chosen:
         uris = {
             name: "data:image/png;base64," + base64.b64encode(by_fmt["png"]).decode("ascii")
             for name, by_fmt in images.items()
         }
-        html = _write(run / HTML_NAME, render_html(view, uris).encode("utf-8"))
+        html = write_output(run / HTML_NAME, render_html(view, uris).encode("utf-8"))
     return ReportFiles(run, markdown, html, out_charts, list(inputs.warnings))
