@@ -197,7 +197,7 @@ def test_markdown_has_the_sections_in_order(md: str) -> None:
         "### Measured downtime per probe",
         "## Outages",
         "## Timeline",
-        "### Actions and AWS events",
+        "### Actions and cluster events",
         "## Latency",
         "## Errors",
         "## Files",
@@ -265,7 +265,7 @@ def test_actions_and_aws_events_appear_in_the_timeline_section(md: str) -> None:
     timeline = section(md, "## Timeline")
     assert "![Timeline](timeline.png)" in timeline
     assert "0 s = modify\\_ca invoked at" in timeline  # the axis says where x = 0 is
-    rows = table(section(md, "### Actions and AWS events"))
+    rows = table(section(md, "### Actions and cluster events"))
     what = [(plain(r[2]), plain(r[3]), r[4]) for r in rows]
     assert what == [
         ("scenario", "modify_ca", "invoke"),
@@ -285,7 +285,7 @@ def test_actions_and_aws_events_appear_in_the_timeline_section(md: str) -> None:
 def test_a_run_without_actions_has_no_actions_section(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run", scenario_ops(with_actions=False))
     text = write_report(run, formats=("md",)).markdown.read_text()  # type: ignore[union-attr]
-    assert "### Actions and AWS events" not in text
+    assert "### Actions and cluster events" not in text
     assert "0 s = first probe attempt due at" in text
     assert "observe-only: harness probe" in text
     assert "no thresholds (observe-only run)" in text
@@ -339,7 +339,7 @@ def test_html_is_self_contained_with_embedded_charts(html: str) -> None:
     assert re.findall(r"<h2 id=\"(\w+)\">", html) == [
         "summary", "outages", "timeline", "latency", "errors", "files",
     ]  # fmt: skip
-    assert "Actions and AWS events" in html
+    assert "Actions and cluster events" in html
 
 
 def _png_size(data: bytes) -> tuple[int, int]:

@@ -74,7 +74,7 @@ MARKER_STYLE: Final[dict[MarkerKind, dict[str, Any]]] = {
 MARKER_NAMES: Final[dict[MarkerKind, str]] = {
     "invoke": "action invoked (▶)",
     "done": "action done ✓ / failed ✗ / unknown ?; ◆ observed",
-    "aws": "AWS event",
+    "aws": "cluster event (AWS, or the emulation's RDS-like one)",
 }
 
 DPI: Final = 150
