@@ -99,14 +99,10 @@ class ProbeSession:
         gc.collect()
         gc.freeze()
         self.t0_mono = self.clock.mono_ns() + START_DELAY_NS
-        # Stagger the probes' phases across the shortest interval: attempts of different
-        # probes due at the same instant would queue behind each other on the one event
-        # loop and add that queueing to every schedule lag.
-        step = min(p.spec.interval_ns for p in self.probes) // max(1, len(self.probes))
-        tasks = [
-            asyncio.create_task(p.run(self.t0_mono + i * step, stop))
-            for i, p in enumerate(self.probes)
-        ]
+        # All probes share one phase. Staggering them across the interval was measured
+        # (benchmarks/overhead.py): schedule lag p50 1.16 → 0.74 ms, p99 unchanged within
+        # noise, but ~6 % of a core more CPU, from four loop wake-ups per tick instead of one.
+        tasks = [asyncio.create_task(p.run(self.t0_mono, stop)) for p in self.probes]
         deadline = None if duration_s is None else self.t0_mono + round(duration_s * 1e9)
         try:
             while not stop.is_set():
