@@ -17,12 +17,14 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas loads on first use: writers (probes, the daemon) never need it
+    import pandas as pd
 
 #: Bump when a field changes meaning or type; readers refuse newer formats.
 HISTORY_FORMAT = 1
@@ -233,6 +235,8 @@ def convert_to_parquet(run_dir: Path) -> Path:
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    import pandas as pd
+
     mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
     frame: pd.DataFrame = table.select(list(COLUMNS)).to_pandas(types_mapper=mapping.get)
     return frame
@@ -271,6 +275,8 @@ def load_history(run_dir: str | Path) -> pd.DataFrame:
 
 def ops_from_frame(frame: pd.DataFrame) -> Iterable[Op]:
     """Turn rows back into :class:`Op` objects (handy in notebooks and tests)."""
+    import pandas as pd
+
     for row in frame.to_dict("records"):
         values: dict[str, Any] = {
             str(k): (None if pd.isna(v) else v) for k, v in row.items() if k in COLUMNS
