@@ -418,6 +418,42 @@ def run(
 
 
 @cli.command(
+    "cleanup",
+    context_settings=_CONTEXT,
+    epilog=(
+        "\b\nExample:\n"
+        "  harness cleanup --cluster staging-db --region eu-west-1 \\\n"
+        "      --run-id 20261203T130212Z-3f9a1c --dry-run"
+    ),
+)
+@click.option("--run-id", required=True, metavar="ID", help="The run whose instances to remove.")
+@click.option("--cluster", required=True, metavar="ID", help="AWS DB cluster identifier.")
+@click.option(
+    "--region", metavar="REGION", help="AWS region (default: as the AWS CLI resolves it)."
+)
+@click.option("--profile", metavar="NAME", help="AWS profile (default: the credential chain).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+def cleanup(
+    run_id: str, cluster: str, region: str | None, profile: str | None, dry_run: bool
+) -> None:
+    """Delete the instances a run created on AWS and left behind (found by its tags).
+
+    Only instances tagged harness:run-id=ID and created by this tool are considered, and
+    never the writer (after the failover method the run's reader is the writer, on
+    purpose). For the local target, `harness local down` removes everything.
+    """
+    from harness.targets.aws import AwsCluster
+
+    target = AwsCluster(cluster, region=region, profile=profile)
+    found = asyncio.run(target.cleanup(run_id, dry_run=dry_run))
+    verb = "would delete" if dry_run else "deleting"
+    for name in found:
+        print(f"{verb} {name}")
+    if not found:
+        print(f"nothing left behind by run {run_id} in cluster {cluster}")
+
+
+@cli.command(
     "report",
     context_settings=_CONTEXT,
     epilog="\b\nExample:\n  harness report results/20261203T130212Z-direct-ca-change",

@@ -855,3 +855,19 @@ def run_certificates() -> list[Any]:
     from harness.targets.aws_views import certificate_views
 
     return certificate_views(CERTIFICATES_REPLY["Certificates"], "rds-ca-rsa2048-g1")
+
+
+def test_harness_cleanup_command_lists_then_deletes(
+    rds: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto: `harness cleanup --run-id` finds the run's reader by its tags, as the CLI runs."""
+    from harness.cli import main
+
+    run(make_cluster(rds).create_reader("demo-tmp"))
+    args = ["cleanup", "--cluster", CLUSTER, "--run-id", "run-1"]
+    assert main([*args, "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip() == "would delete demo-tmp"
+    assert main(args) == 0
+    assert capsys.readouterr().out.strip() == "deleting demo-tmp"
+    assert main(args) == 0
+    assert "nothing left behind by run run-1" in capsys.readouterr().out
