@@ -22,6 +22,7 @@ silently skipped integration suite looks like a passing one.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -121,3 +122,24 @@ def mariadb_factory(
     finally:
         launcher.close()
         shutil.rmtree(launcher.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def template_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A datadir template cache per test module, never the user's ~/.cache/harness.
+
+    Local clusters started by tests (``harness local up``, ``harness run``) keep their
+    template there; a module-scoped directory keeps them fast without leaking.
+    """
+    from harness.targets.local.template_cache import CACHE_ENV
+
+    path = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = previous

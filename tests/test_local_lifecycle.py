@@ -38,21 +38,6 @@ NEW_CA = "rds-ca-rsa2048-g1"
 needs_server = pytest.mark.mariadb
 
 
-@pytest.fixture(scope="module", autouse=True)
-def template_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One datadir template for the module, not in the user's ~/.cache."""
-    path = tmp_path_factory.mktemp("cache")
-    previous = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(path)
-    try:
-        yield path
-    finally:
-        if previous is None:
-            os.environ.pop(CACHE_ENV, None)
-        else:
-            os.environ[CACHE_ENV] = previous
-
-
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Iterator[Path]:
     """A state directory that is taken down whatever the test did."""

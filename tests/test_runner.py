@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import shutil
 import signal
@@ -40,7 +39,6 @@ from harness.targets.base import ClusterView, TargetError
 from harness.targets.local import lifecycle
 from harness.targets.local.client import LocalCluster
 from harness.targets.local.lifecycle import EndpointPorts
-from harness.targets.local.template_cache import CACHE_ENV
 
 pytestmark = pytest.mark.mariadb
 
@@ -57,21 +55,6 @@ MUTATING = (
 
 def arun(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def template_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One datadir template for the module, not in the user's ~/.cache."""
-    path = tmp_path_factory.mktemp("cache")
-    previous = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(path)
-    try:
-        yield path
-    finally:
-        if previous is None:
-            os.environ.pop(CACHE_ENV, None)
-        else:
-            os.environ[CACHE_ENV] = previous
 
 
 @pytest.fixture(scope="module")
