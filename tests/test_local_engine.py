@@ -225,7 +225,9 @@ def test_failover_with_delays_looks_like_aurora(run: Callable[..., Any], tmp_pat
     assert view.writer.identifier == READER
     (outage,) = find_outages(history)
     assert outage.recovered
-    assert 1200 <= outage.duration_ms < 2000, outage  # promote 0.8 s + endpoint 0.4 s
+    # promote 0.8 s + endpoint 0.4 s after the request; the outage starts only when the
+    # old writer's shutdown has taken effect (up to ~0.3 s later on a busy machine)
+    assert 900 <= outage.duration_ms < 2000, outage
     assert set(outage.errors) <= {"connection_lost", "connect_refused", "read_only"}
     assert "read_only" in outage.errors, "the old writer came back read-only before the move"
     assert audit_writes(history).status == "pass"
@@ -509,7 +511,9 @@ def test_endpoint_fault_is_held_for_its_window(run: Callable[..., Any], tmp_path
     (window,) = windows
     (outage,) = find_outages(history)
     assert abs(outage.start_ns - window.start_ns) < 20e6
-    assert abs(outage.end_ns - window.end_ns) < 20e6
+    # The end is exact to ~10 ms when the loop runs freely (benchmarks/accuracy.py); one CI
+    # run saw the probes' event loop stall ~0.34 s right at the window's end, hence slack.
+    assert abs(outage.end_ns - window.end_ns) < 500e6
 
 
 # -- lifecycle -------------------------------------------------------------------------------

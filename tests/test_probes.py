@@ -43,8 +43,9 @@ def test_write_read_connect_record_what_the_server_said(mariadb: Database, tmp_p
         assert (rows["end_mono_ns"] >= rows["start_mono_ns"]).all(), name
         assert rows["peer_not_after"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$").all()
     assert probe_rows(history, "connect")["new_conn"].all()
-    # pooled: warmed up before t0 and reused; grows only while an attempt is slow
-    assert probe_rows(history, "write")["new_conn"].sum() <= 3
+    # pooled: warmed up before t0 and reused; it grows only while attempts are slow (the
+    # first inserts into a new table on a fresh CI machine opened 16 in one run)
+    assert probe_rows(history, "write")["new_conn"].mean() < 0.5
     assert (probe_rows(history, "read")["read_only"] == False).all()  # noqa: E712
     audit = audit_writes(history)
     assert audit.status == "pass"
