@@ -142,6 +142,7 @@ def probe(
     """
     from harness.live import LiveStatus, print_summary
     from harness.observe import ProbeOptions, observe
+    from harness.probes.loop import run_precise
 
     options = ProbeOptions(
         endpoint=endpoint, user=user, database=database, ca_bundle=ca_bundle,
@@ -153,7 +154,7 @@ def probe(
     )  # fmt: skip
     live = LiveStatus()
     try:
-        outcome = asyncio.run(
+        outcome = run_precise(
             observe(options, on_start=live.start, on_tick=live.tick, on_stopping=live.stopping)
         )
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
+from harness.probes.loop import run_precise
 from harness.rundir import check_run_dir, default_run_dir, new_run_id
 from harness.scenario.loader import load_scenario, parse_overrides, resolve_builtins
 from harness.scenario.model import Scenario
@@ -220,7 +221,7 @@ def run_command(options: RunOptions, say: Say) -> tuple[int, list[ScenarioOutcom
         if target.name == "aws" and not options.yes:
             confirm = _confirm_interactively(target.cluster_id)
         runner = ScenarioRun(scenario, target, out, run_id, say, confirm)
-        outcome = asyncio.run(runner.run())
+        outcome = run_precise(runner.run())
         outcomes.append(outcome)
         _report(outcome, say)
         if outcome.interrupted:
