@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,14 +26,20 @@ import pyarrow.parquet as pq
 
 from harness.analysis import SUMMARY_FORMAT, Summary, summarize
 from harness.errors import UsageError
-from harness.history import HISTORY_FORMAT, JSONL_NAME, PARQUET_NAME, HistoryError, load_history
+from harness.history import HISTORY_FORMAT, JSONL_NAME, PARQUET_NAME
 from harness.report.compare_stats import (
     INSTANCE_FUNCTIONS,
     OBSERVE_ONLY,
     RunRecord,
     extra_instances,
 )
-from harness.report.inputs import history_file, one_line, read_info, saved_summary
+from harness.report.inputs import (
+    history_file,
+    load_history_noting,
+    one_line,
+    read_info,
+    saved_summary,
+)
 from harness.rundir import SUMMARY_NAME, RunInfo
 
 #: Subdirectories ``harness run --repeat N`` writes.
@@ -96,17 +101,6 @@ def _check_summary_format(run_dir: Path) -> None:
             f"{path} is summary format {fmt}; this harness reads up to {SUMMARY_FORMAT}: "
             "upgrade rds-downtime-harness"
         )
-
-
-def _load_history(run_dir: Path, notes: list[str]) -> pd.DataFrame:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            history = load_history(run_dir)
-        except HistoryError as exc:
-            raise UsageError(one_line(str(exc))) from None
-    notes.extend(one_line(str(w.message)) for w in caught if issubclass(w.category, UserWarning))
-    return history
 
 
 def _instance_ops(run_dir: Path) -> pd.DataFrame:
@@ -191,7 +185,7 @@ def load_compared_run(run_dir: Path) -> RunRecord:
     if summary is not None and source.name == PARQUET_NAME:
         ops = _instance_ops(run_dir)
     else:
-        history = _load_history(run_dir, notes)
+        history = load_history_noting(run_dir, notes, pass_on=False)
         if summary is None:
             summary = summarize(
                 history,

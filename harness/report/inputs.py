@@ -82,8 +82,9 @@ def read_info(run_dir: Path) -> RunInfo | None:
     return info
 
 
-def _load(run_dir: Path, notes: list[str]) -> pd.DataFrame:
-    """:func:`load_history`, with its warnings kept for the report and passed on."""
+def load_history_noting(run_dir: Path, notes: list[str], *, pass_on: bool = True) -> pd.DataFrame:
+    """:func:`load_history`, with its warnings kept in ``notes`` (and, with ``pass_on``,
+    warned again); a history that cannot be read is one-line bad input."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -93,7 +94,8 @@ def _load(run_dir: Path, notes: list[str]) -> pd.DataFrame:
     for item in caught:
         if issubclass(item.category, UserWarning):
             notes.append(one_line(str(item.message)))
-        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+        if pass_on:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
     return history
 
 
@@ -138,7 +140,7 @@ def load_run(run_dir: Path) -> RunInputs:
         raise UsageError(f"{run_dir} has no {JSONL_NAME} or {PARQUET_NAME}: not a run directory")
     info = read_info(run_dir)
     notes: list[str] = []
-    history = _load(run_dir, notes)
+    history = load_history_noting(run_dir, notes)
     # Without run.json the run id is unknown: the directory's name stands in for it.
     run_id = info.run_id if info is not None else None
     summary = saved_summary(run_dir, source, run_id, notes)
